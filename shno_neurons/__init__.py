@@ -9,7 +9,8 @@ Layers, each importing only those above it:
    kernels in :mod:`~shno_neurons.fused`).
 3. Front-ends: :mod:`shno_neurons.snntorch` and :mod:`shno_neurons.norse`, plus
    :func:`reset`.
-4. Adapters (plots, baselines, data, the hybrid classifier): :mod:`shno_neurons.adapters`.
+4. Adapters (plots, baselines, data, the hybrid classifier):
+   :mod:`shno_neurons.adapters`.
 
 Importing this package loads the physics and the functional neuron only; the
 front-ends and adapters load when first used, so the core never touches matplotlib or

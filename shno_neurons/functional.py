@@ -37,7 +37,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, Union
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
@@ -104,12 +104,12 @@ class NeuronParameters:
             ``temperature > 0`` for the thermal field itself.
     """
 
-    threshold: Union[float, Tensor] = 0.5
+    threshold: float | Tensor = 0.5
     hysteresis: float = 0.0
     reset: Literal["subtract", "zero", "none"] = "subtract"
-    reset_angle: Union[float, None] = None
-    j_bias: Union[float, Tensor] = 0.0
-    surrogate: Union[Callable[[Tensor], Tensor], None] = None
+    reset_angle: float | None = None
+    j_bias: float | Tensor = 0.0
+    surrogate: Callable[[Tensor], Tensor] | None = None
     dt_sub: float = 1e-12
     method: llgs.Method = "auto"
     on_unstable: Literal["warn", "raise"] = "warn"
@@ -128,8 +128,8 @@ class NeuronParameters:
             )
         if not (isinstance(self.dt_sub, (int, float)) and 1e-16 < self.dt_sub < 1e-9):
             raise ValueError(
-                f"NeuronParameters.dt_sub = {self.dt_sub!r} s must lie in (1e-16, 1e-9);"
-                " 1e-12 (1 ps) is accurate for every preset."
+                f"NeuronParameters.dt_sub = {self.dt_sub!r} s must lie in "
+                "(1e-16, 1e-9); 1e-12 (1 ps) is accurate for every preset."
             )
         if self.on_unstable not in ("warn", "raise"):
             raise ValueError(
@@ -181,7 +181,7 @@ def rest_direction(
     p: SHNOParameters,
     neuron: NeuronParameters | None = None,
     dtype: torch.dtype = torch.float32,
-    device: Union[torch.device, str, None] = None,
+    device: torch.device | str | None = None,
 ) -> Tensor:
     """Rest direction of m: the zero-current equilibrium tilted by ``rest_tilt``.
 
@@ -207,10 +207,10 @@ def rest_direction(
 
 
 def initial_state(
-    shape: Union[torch.Size, tuple[int, ...]],
+    shape: torch.Size | tuple[int, ...],
     p: SHNOParameters,
     dtype: torch.dtype = torch.float32,
-    device: Union[torch.device, str, None] = None,
+    device: torch.device | str | None = None,
     neuron: NeuronParameters | None = None,
     m_rest: Tensor | None = None,
 ) -> SHNOState:
@@ -299,8 +299,8 @@ def _validate_current(j: Tensor, state: SHNOState) -> None:
     bad = ~torch.isfinite(j.detach())
     if bool(bad.any()):
         raise ValueError(
-            f"input_current has {int(bad.sum())} non-finite entries (NaN or inf) out of "
-            f"{j.numel()}. Check the layer feeding the neuron."
+            f"input_current has {int(bad.sum())} non-finite entries (NaN or inf) "
+            f"out of {j.numel()}. Check the layer feeding the neuron."
         )
 
 
@@ -387,17 +387,41 @@ def shno_step(
         from . import fused
 
         m, armed, fired, u = fused.substeps(
-            m, state.armed, j, c, n_sub, h, method, axis, quadratic, threshold, rearm,
-            noisy, generator,
+            m,
+            state.armed,
+            j,
+            c,
+            n_sub,
+            h,
+            method,
+            axis,
+            quadratic,
+            threshold,
+            rearm,
+            noisy,
+            generator,
         )
     else:
         m, armed, fired, u = _substeps_eager(
-            m, state.armed, j, c, n_sub, h, method, axis, quadratic, threshold, rearm,
-            noisy, generator,
+            m,
+            state.armed,
+            j,
+            c,
+            n_sub,
+            h,
+            method,
+            axis,
+            quadratic,
+            threshold,
+            rearm,
+            noisy,
+            generator,
         )
 
     # Spike with a surrogate gradient on the readout margin.
-    surrogate = neuron.surrogate if neuron.surrogate is not None else default_surrogate()
+    surrogate = (
+        neuron.surrogate if neuron.surrogate is not None else default_surrogate()
+    )
     below = (u < threshold).to(m.dtype)
     mask = torch.maximum(fired, below).detach()
     spikes = surrogate(u - threshold) * mask
@@ -421,7 +445,9 @@ def shno_step(
     return spikes, SHNOState(m=m, armed=armed.detach())
 
 
-def _reset_angle(neuron: NeuronParameters, threshold: Tensor, quadratic: bool) -> Tensor:
+def _reset_angle(
+    neuron: NeuronParameters, threshold: Tensor, quadratic: bool
+) -> Tensor:
     """Angle of the ``"subtract"`` reset, rad."""
     if neuron.reset_angle is not None:
         return torch.as_tensor(

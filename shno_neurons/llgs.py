@@ -45,7 +45,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import Literal, NamedTuple, Union
+from typing import Literal, NamedTuple
 
 import torch
 from torch import Tensor
@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 Method = Literal["auto", "rk4", "heun", "euler"]
-CurrentLike = Union[float, Tensor, Callable[[float], Tensor]]
+CurrentLike = float | Tensor | Callable[[float], Tensor]
 
 #: Largest ``gamma0 |H_t| dt / (1 + alpha^2)`` (radians of precession per step) each
 #: scheme accepts before a warning. RK4 is stable on the imaginary axis up to 2.83 and
@@ -180,9 +180,7 @@ def _rhs(m: Tensor, h_dl: Tensor, c: Coefficients, h_th: Tensor | None) -> Tenso
     return -c.gamma * (mxh + c.alpha * mxmxh)
 
 
-def llgs_rhs(
-    m: Tensor, j: Tensor | float, p: SHNOParameters | Coefficients
-) -> Tensor:
+def llgs_rhs(m: Tensor, j: Tensor | float, p: SHNOParameters | Coefficients) -> Tensor:
     """Right-hand side ``dm/dt`` of the LLGS equation (module docstring), 1/s.
 
     Args:
@@ -240,7 +238,9 @@ def step(
     )
 
 
-def resolve_method(method: Method, p: SHNOParameters) -> Literal["rk4", "heun", "euler"]:
+def resolve_method(
+    method: Method, p: SHNOParameters
+) -> Literal["rk4", "heun", "euler"]:
     """Pick the integrator: ``"auto"`` means RK4, or Heun when noise is on.
 
     Raises:
@@ -388,11 +388,14 @@ def equilibrium(
     c = coefficients(p, torch.float64, "cpu")
     c = c._replace(**{k: getattr(c, k).detach() for k in c._fields})
     start = torch.as_tensor(_nominal(p).equilibrium(), dtype=torch.float64)
-    shape = torch.broadcast_shapes(c.h_k.shape[:-1], c.ms_n.shape[:-1],
-                                   c.h_ext.shape[:-1], c.easy_axis.shape[:-1])
+    shape = torch.broadcast_shapes(
+        c.h_k.shape[:-1], c.ms_n.shape[:-1], c.h_ext.shape[:-1], c.easy_axis.shape[:-1]
+    )
     m = start.expand(*shape, 3).clone()
     scale = float(
-        torch.linalg.vector_norm(c.h_ext, dim=-1).max() + c.h_k.max() + c.ms_n.abs().max()
+        torch.linalg.vector_norm(c.h_ext, dim=-1).max()
+        + c.h_k.max()
+        + c.ms_n.abs().max()
     )
     for _ in range(200_000):
         h = effective_field(m, c)
@@ -406,8 +409,17 @@ def equilibrium(
 def _nominal(p: SHNOParameters) -> SHNOParameters:
     """The parameters with every per-neuron tensor replaced by its mean."""
     nominal = {}
-    for f in ("ms", "alpha", "theta_sh", "h_k", "t_fm", "beta_fl", "temperature",
-              "volume", "gamma0"):
+    for f in (
+        "ms",
+        "alpha",
+        "theta_sh",
+        "h_k",
+        "t_fm",
+        "beta_fl",
+        "temperature",
+        "volume",
+        "gamma0",
+    ):
         value = getattr(p, f)
         if isinstance(value, Tensor):
             nominal[f] = float(value.detach().double().mean())

@@ -4,8 +4,8 @@
 :mod:`shno_neurons.llgs` needs, in SI units, and derives the small-signal numbers a
 device physicist checks first (Kittel frequency, damping rate, threshold current).
 
-Scalar fields accept a Python float or a tensor. A tensor of shape ``(N,)`` gives each of
-``N`` neurons its own value (device-to-device spread, see
+Scalar fields accept a Python float or a tensor. A tensor of shape ``(N,)`` gives each
+of ``N`` neurons its own value (device-to-device spread, see
 :func:`shno_neurons.parameters.with_device_spread`); a tensor with ``requires_grad``
 makes the quantity learnable. The derived quantities are closed forms of the nominal
 (scalar) device and need float fields.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, Union
+from typing import Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -25,8 +25,8 @@ from .constants import E_CHARGE, GAMMA0, HBAR, K_B, MU0, TWO_PI
 
 __all__ = ["SHNOParameters", "StiffnessFields", "with_device_spread"]
 
-Scalar = Union[float, torch.Tensor]
-Vector = Union[tuple[float, float, float], torch.Tensor]
+Scalar = float | torch.Tensor
+Vector = tuple[float, float, float] | torch.Tensor
 
 
 class StiffnessFields(NamedTuple):
@@ -76,8 +76,8 @@ def _check_vector(name: str, value: Vector, unit: bool) -> Vector:
     if isinstance(value, torch.Tensor):
         if value.shape[-1:] != (3,):
             raise ValueError(
-                f"SHNOParameters.{name} must have a last dimension of size 3, got shape "
-                f"{tuple(value.shape)}. Pass a 3-vector (x, y, z)."
+                f"SHNOParameters.{name} must have a last dimension of size 3, got "
+                f"shape {tuple(value.shape)}. Pass a 3-vector (x, y, z)."
             )
         if not bool(torch.isfinite(value.detach()).all()):
             raise ValueError(f"SHNOParameters.{name} has non-finite entries.")
@@ -175,7 +175,9 @@ class SHNOParameters:
             ("sigma", True),
             ("readout_axis", True),
         ]:
-            object.__setattr__(self, name, _check_vector(name, getattr(self, name), unit))
+            object.__setattr__(
+                self, name, _check_vector(name, getattr(self, name), unit)
+            )
         demag = self.demag
         if not isinstance(demag, torch.Tensor) and not all(-1 <= n <= 1 for n in demag):
             raise ValueError(
@@ -235,7 +237,7 @@ class SHNOParameters:
         )
 
     def effective_field(self, m: np.ndarray) -> np.ndarray:
-        """Conservative effective field ``H_eff(m)`` at zero current, A/m, shape (3,)."""
+        """Conservative field ``H_eff(m)`` at zero current, A/m, shape ``(3,)``."""
         u = self._vector("easy_axis")
         n = self._vector("demag")
         return (
@@ -393,8 +395,13 @@ class SHNOParameters:
             * self._scalar("alpha")
             * K_B
             * self._scalar("temperature")
-            / (self._scalar("gamma0") * MU0 * self._scalar("ms") * self._scalar("volume")
-               * dt)
+            / (
+                self._scalar("gamma0")
+                * MU0
+                * self._scalar("ms")
+                * self._scalar("volume")
+                * dt
+            )
         )
 
     def max_field(self, j_abs_max: float = 0.0) -> float:
@@ -402,13 +409,14 @@ class SHNOParameters:
 
         Sets the fastest precession rate ``gamma0 * max_field`` the integrator meets.
         """
+
         def mx(name: str) -> float:
             value = getattr(self, name)
             if isinstance(value, torch.Tensor):
                 return float(value.detach().abs().max())
             return abs(float(value))
 
-        h_ext = getattr(self, "h_ext")
+        h_ext = self.h_ext
         if isinstance(h_ext, torch.Tensor):
             h_ext_norm = float(torch.linalg.vector_norm(h_ext.detach(), dim=-1).max())
         else:
@@ -419,8 +427,11 @@ class SHNOParameters:
             if isinstance(demag, torch.Tensor)
             else max(abs(x) for x in demag)
         )
-        a_dl = HBAR * mx("theta_sh") / (2.0 * E_CHARGE * MU0 * self._min("ms")
-                                        * self._min("t_fm"))
+        a_dl = (
+            HBAR
+            * mx("theta_sh")
+            / (2.0 * E_CHARGE * MU0 * self._min("ms") * self._min("t_fm"))
+        )
         return (
             h_ext_norm
             + mx("h_k")
