@@ -200,8 +200,20 @@ def raster(
     raise ValueError(f"style = {style!r} is not one of 'snntorch', 'norse'.")
 
 
+_TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"), (1e-12, "ps"))
+
+
+def _seconds_to_axis(times: np.ndarray) -> tuple[np.ndarray, str]:
+    """Times in s to the largest unit (s, ms, µs, ns, ps) in which the span is >= 1."""
+    span = float(np.nanmax(np.abs(times))) if times.size else 0.0
+    for scale, unit in _TIME_UNITS:
+        if span >= scale:
+            return times / scale, f"Time ({unit})"
+    return times / 1e-12, "Time (ps)"
+
+
 def _time_axis(n: int, t: ArrayLike | None, dt: float | None) -> tuple[np.ndarray, str]:
-    """x values and label: ``t`` (s) or ``dt`` (s) become ns, else step numbers."""
+    """x values and label: ``t`` or ``dt`` (s) in a readable unit, else step numbers."""
     if t is not None and dt is not None:
         raise ValueError("give either t (times, s) or dt (step, s), not both.")
     if t is not None:
@@ -211,12 +223,12 @@ def _time_axis(n: int, t: ArrayLike | None, dt: float | None) -> tuple[np.ndarra
                 f"t has {times.shape[0]} entries but the trace has {n} time steps; "
                 "pass one time (s) per row of the trace."
             )
-        return times * 1e9, "Time (ns)"
+        return _seconds_to_axis(times)
     if dt is not None:
         if not (dt > 0 and np.isfinite(dt)):
             raise ValueError(f"dt = {dt!r} s must be a positive finite number.")
         # Entry k of a network trace is the state at the end of step k.
-        return (np.arange(n) + 1) * dt * 1e9, "Time (ns)"
+        return _seconds_to_axis((np.arange(n) + 1) * dt)
     return np.arange(n, dtype=np.float64), "Time step"
 
 
@@ -240,7 +252,8 @@ def plot_readout(
         threshold: firing threshold, same units as ``trace``; drawn as a dashed line.
         spikes: optional spikes of the same shape as ``trace``; each spike is marked
             by a triangle on the threshold line at its time step, in its trace's colour.
-        t: optional times of the rows of ``trace``, s (plotted in ns).
+        t: optional times of the rows of ``trace``, s (plotted in the largest of s,
+            ms, µs, ns, ps in which the span is at least 1).
         dt: optional network step, s; row ``k`` is drawn at ``(k + 1) dt``.
         sample: batch index when ``trace`` has a batch dimension.
         neurons: indices of the neurons to draw (after flattening); all by default.

@@ -134,8 +134,13 @@ def test_plot_readout_times_and_neuron_selection():
     fig, ax = plt.subplots()
     plotting.plot_readout(trace, threshold=0.5, t=t, neurons=[3], ax=ax)
     (line,) = [ln for ln in ax.lines if ln.get_linestyle() == "-"]
-    np.testing.assert_allclose(line.get_xdata(), t.numpy() * 1e9, rtol=1e-6)
+    np.testing.assert_allclose(line.get_xdata(), t.numpy() * 1e12, rtol=1e-6)
+    assert ax.get_xlabel() == "Time (ps)"  # 22 ps span: the unit follows the scale
     np.testing.assert_allclose(line.get_ydata(), trace[:, 3].numpy(), rtol=1e-6)
+    fig2, ax2 = plt.subplots()
+    plotting.plot_readout(trace, threshold=0.5, dt=1e-3, ax=ax2)  # Norse's 1 ms step
+    assert ax2.get_xlabel() == "Time (ms)"
+    np.testing.assert_allclose(ax2.lines[0].get_xdata(), np.arange(1, T + 1))
     with pytest.raises(ValueError, match="neurons"):
         plotting.plot_readout(trace, threshold=0.5, neurons=[N], ax=ax)
     with pytest.raises(ValueError, match="not both"):
