@@ -368,7 +368,9 @@ def simulate(
             times.append((n + 1) * dt)
             traj.append(m)
     t = torch.tensor(times, dtype=m0.dtype, device=m0.device)
-    return t, torch.stack(traj)
+    # m0 may be narrower than the current or per-neuron parameters it meets (e.g. one
+    # direction for N neurons): broadcast the recorded states to a common shape.
+    return t, torch.stack(torch.broadcast_tensors(*traj))
 
 
 def equilibrium(
