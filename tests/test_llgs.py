@@ -354,16 +354,17 @@ def test_per_neuron_parameters_broadcast(set_a, dtype, tol):
         assert torch.allclose(traj[:, :, k], ref_traj, rtol=0, atol=tol(dtype, "same"))
 
 
-def test_simulate_shapes_and_time_dependent_current(set_a, dtype):
-    m0 = torch.as_tensor(set_a.equilibrium(), dtype=dtype).expand(2, 3, 3).clone()
+@pytest.mark.parametrize("shape", [(2, 3), (4, 2, 3)], ids=["BN", "TBN"])
+def test_simulate_shapes_and_time_dependent_current(set_a, dtype, shape):
+    m0 = torch.as_tensor(set_a.equilibrium(), dtype=dtype).expand(*shape, 3).clone()
     j_c = set_a.threshold_current_density()
     t, traj = llgs.simulate(m0, 2 * j_c, set_a, 1e-11, 1e-12, record_every=5)
-    assert t.shape == (3,) and traj.shape == (3, 2, 3, 3) and traj.dtype == dtype
+    assert t.shape == (3,) and traj.shape == (3, *shape, 3) and traj.dtype == dtype
     assert torch.allclose(t, torch.tensor([0.0, 5e-12, 1e-11], dtype=dtype))
 
     # A callable current sampled at each step start equals the constant when constant.
     def drive(time):
-        return torch.full((2, 3), 2 * j_c, dtype=dtype)
+        return torch.full(shape, 2 * j_c, dtype=dtype)
 
     _, traj_fn = llgs.simulate(m0, drive, set_a, 1e-11, 1e-12, record_every=5)
     assert torch.equal(traj, traj_fn)
@@ -371,9 +372,10 @@ def test_simulate_shapes_and_time_dependent_current(set_a, dtype):
     # One start direction for four neurons with their own currents: every recorded
     # state, t = 0 included, has the broadcast shape.
     j = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=dtype) * j_c
-    _, traj = llgs.simulate(m0[0, 0], j, set_a, 1e-11, 1e-12, record_every=5)
+    start = m0.reshape(-1, 3)[0]
+    _, traj = llgs.simulate(start, j, set_a, 1e-11, 1e-12, record_every=5)
     assert traj.shape == (3, 4, 3)
-    assert torch.equal(traj[0], m0[0, 0].expand(4, 3))
+    assert torch.equal(traj[0], start.expand(4, 3))
 
 
 def test_simulate_rejects_bad_arguments(set_a):
