@@ -34,6 +34,10 @@ from .functional import (
 from .llgs import llgs_rhs, simulate
 from .parameters import SHNOParameters, with_device_spread
 
+# Imported eagerly: a lazy import of the submodule ``reset`` would rebind the package
+# attribute ``reset`` to the module. reset.py imports snnTorch only when called.
+from .reset import reset
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -59,8 +63,4 @@ def __getattr__(name: str) -> Any:
     # Front-ends and adapters import heavier libraries; load them on first access.
     if name in _LAZY_MODULES:
         return importlib.import_module(f".{name}", __name__)
-    if name == "reset":
-        from .reset import reset
-
-        return reset
     raise AttributeError(f"module 'shno_neurons' has no attribute {name!r}")

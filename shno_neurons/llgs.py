@@ -384,8 +384,9 @@ def equilibrium(
     with per-neuron parameters of shape ``(N,)`` each neuron is relaxed on its own
     (shape ``(N, 3)``) by an overdamped flow on the sphere in float64.
     """
-    fields = (p.ms, p.h_k, p.h_ext, p.easy_axis, p.demag)
-    if not any(isinstance(f, Tensor) and f.numel() > 3 for f in fields):
+    # Per-neuron scalars hold N values, per-neuron vectors N x 3 (N may be <= 3).
+    fields = [(p.ms, 1), (p.h_k, 1), (p.h_ext, 3), (p.easy_axis, 3), (p.demag, 3)]
+    if not any(isinstance(f, Tensor) and f.numel() > n for f, n in fields):
         return torch.as_tensor(p.equilibrium(), dtype=dtype, device=device)
     c = coefficients(p, torch.float64, "cpu")
     c = c._replace(**{k: getattr(c, k).detach() for k in c._fields})
