@@ -12,11 +12,17 @@ kept; ``None`` starts from the rest state; the neuron's parameters live in a mod
     from shno_neurons.norse import SHNOCell
 
     model = norse.SequentialState(torch.nn.Linear(8, 4), SHNOCell(scale=3e12))
-    z, state = model(x)                 # state: a list with one SHNOState
+    z, state = model(x)                 # state: [None, SHNOState], one per layer
 
 The surrogate gradient is chosen the Norse way, by the name of one of Norse's
 threshold functions (``method="super"``, ``"tanh"``, ``"triangle"``, ``"circ"``,
 ``"heavi_erfc"``, ``"heaviside"``) and its ``alpha``, or by passing a callable.
+
+Differences from Norse's LIF modules: ``dt`` is 0.1 ns, not 1 ms (the magnet precesses
+at GHz; steps above 10 ns are refused); the threshold is a level of the readout
+magnetization component (default 0.5), not a voltage; the device parameters are
+float64 buffers that ``.to()`` moves and ``state_dict()`` saves (Norse's
+``LIFParameters`` tuple does neither).
 """
 
 from __future__ import annotations

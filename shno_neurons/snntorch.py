@@ -28,6 +28,13 @@ Differences from :class:`snntorch.Leaky`:
 * ``reset_hidden`` and ``detach_hidden`` act on this neuron only. The neuron does not
   enter snnTorch's class-wide ``SpikingNeuron.instances`` registry, so snnTorch's
   class-level resets never touch it and it never keeps a model alive.
+
+Known shortcomings: the helpers inherited from ``SpikingNeuron`` that take a membrane
+potential (``fire``, ``fire_inhibition``, ``mem_reset``) do not apply to a
+magnetization and are not used; the thermal field (``temperature > 0``) draws from
+PyTorch's global generator, since ``forward`` takes no ``generator`` (seed with
+``torch.manual_seed``; call :func:`~shno_neurons.functional.shno_step` directly for a
+private stream).
 """
 
 from __future__ import annotations
