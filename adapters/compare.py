@@ -641,6 +641,7 @@ def write_figures(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from .plotting import raster
 
@@ -673,6 +674,7 @@ def write_figures(
     axes[1].set_title("Auxiliary head")
     for ax in axes:
         ax.set_xlabel("Epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Test accuracy (%)")
     axes[1].legend(fontsize="x-small", loc="lower right")
@@ -880,14 +882,16 @@ def write_report(results: dict[str, Any], figures: Sequence[Path] = ()) -> str:
 # -------------------------------------------------------------------- the CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``shno-neurons compare`` (defaults in :class:`CompareConfig`)."""
+    d, q = CompareConfig(), quick_config()
     parser.add_argument(
         "--out", default=None, help="output folder (default: runs/compare-DATE-TIME)"
     )
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke-test budget: 2 classes, 12 images per class, tiny layers, "
-        "1 epoch, 2 seeds",
+        help=f"smoke-test budget: classes {','.join(q.data.classes)}, "
+        f"{q.data.limit_per_class} images per class, {q.model.n_neurons} neurons, "
+        f"{q.train.epochs} epoch(s), {len(q.seeds)} seeds",
     )
     parser.add_argument(
         "--config",
@@ -895,20 +899,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="JSON run configuration (a run's config.json) to use as the base "
         "data/model/train settings; the options below override it",
     )
-    parser.add_argument("--seeds", type=int, default=None, help="seeds 0..N-1 (3)")
-    parser.add_argument("--epochs", type=int, default=None, help="epochs per run (3)")
-    parser.add_argument("--batch-size", type=int, default=None, help="batch (64)")
     parser.add_argument(
-        "--classes", default=None, help="comma-separated classes (0,1,2,3)"
+        "--seeds", type=int, default=None, help=f"seeds 0..N-1 ({len(d.seeds)})"
+    )
+    parser.add_argument(
+        "--epochs", type=int, default=None, help=f"epochs per run ({d.train.epochs})"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help=f"batch ({d.train.batch_size})"
+    )
+    parser.add_argument(
+        "--classes",
+        default=None,
+        help=f"comma-separated classes ({','.join(d.data.classes)})",
     )
     parser.add_argument(
         "--limit-per-class",
         type=int,
         default=None,
-        help="images per class in each split (150; 0: all)",
+        help=f"images per class in each split ({d.data.limit_per_class}; 0: all)",
     )
-    parser.add_argument("--n-neurons", type=int, default=None, help="neurons (60)")
-    parser.add_argument("--steps", type=int, default=None, help="time steps (15)")
+    parser.add_argument(
+        "--n-neurons", type=int, default=None, help=f"neurons ({d.model.n_neurons})"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help=f"time steps ({d.model.steps})"
+    )
     parser.add_argument(
         "--variants",
         default=None,
@@ -918,21 +934,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-aux",
         default=None,
         help="comma-separated variants also trained without the auxiliary loss "
-        "(default: shno_snntorch,leaky,lif,relu; 'none' for none)",
+        f"(default: {','.join(d.no_aux)}; 'none' for none)",
     )
     parser.add_argument("--device", default=None, help="torch device (auto)")
     parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (0: default)"
     )
     parser.add_argument(
-        "--latency-repeats", type=int, default=None, help="timed single passes (10)"
+        "--latency-repeats",
+        type=int,
+        default=None,
+        help=f"timed single passes ({d.latency_repeats})",
     )
-    for name, unit, default in [
-        ("width", "m", 100e-9),
-        ("length", "m", 100e-9),
-        ("thickness", "m", 6e-9),
-        ("resistivity", "Ohm m", 2e-7),
+    for name, unit in [
+        ("width", "m"),
+        ("length", "m"),
+        ("thickness", "m"),
+        ("resistivity", "Ohm m"),
     ]:
+        default = getattr(d.geometry, name)
         parser.add_argument(
             f"--hm-{name}",
             type=float,
