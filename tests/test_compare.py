@@ -36,6 +36,8 @@ def quick_run(tmp_path_factory) -> Path:
             "--quick",
             "--limit-per-class",
             "6",
+            "--epochs",
+            "2",
             "--latency-repeats",
             "1",
             "--no-aux",
@@ -95,6 +97,7 @@ def test_report_numbers_are_those_of_results_json(quick_run):
         _check(cells[1], s["test_acc_aux"], 100, 2)
         noaux = variants.get(f"{name}_noaux")
         _check(cells[2], noaux["summary"]["test_acc"] if noaux else None, 100, 2)
+        _check(cells[3], s["test_acc_last_gain"], 100, 2)
 
     act = _rows(report, "| variant | spikes per neuron")
     assert set(act) == set(variants)
@@ -140,6 +143,9 @@ def test_results_json_is_consistent_with_its_runs(quick_run):
         for r in runs:
             assert 0.0 <= r["test_acc"] <= 1.0
             assert r["history"]["test_acc"][-1] == r["test_acc"]
+            assert r["test_acc_last_gain"] == pytest.approx(
+                r["test_acc"] - r["history"]["test_acc"][-2]
+            )
             if v["spiking"]:
                 spikes = r["spikes_per_neuron"] * n_neurons
                 assert r["spikes_per_inference"] == pytest.approx(spikes)
@@ -151,6 +157,12 @@ def test_results_json_is_consistent_with_its_runs(quick_run):
                 assert r["joule_energy_j"] > 0
             else:
                 assert "joule_energy_j" not in r
+    # The two SHNO front-ends run the same neuron through the same loop.
+    for a, b in zip(
+        variants["shno_snntorch"]["runs"], variants["shno_norse"]["runs"], strict=True
+    ):
+        assert b["spikes_per_neuron"] == pytest.approx(a["spikes_per_neuron"], rel=1e-3)
+        assert b["joule_energy_j"] == pytest.approx(a["joule_energy_j"], rel=1e-3)
     assert variants["leaky"]["baseline_parameters"]["beta"] == pytest.approx(0.95)
     assert variants["leaky"]["baseline_parameters"]["surrogate"] == "atan"
     assert variants["lif"]["baseline_parameters"]["tau_mem_inv"] == pytest.approx(100)
