@@ -290,10 +290,11 @@ class CompareConfig:
 
     The default budget (4 classes of the embedded MNIST sample, 150 training images
     per class, 3 seeds, 3 epochs, nine variants) took 19 min of wall time, 8.5 min of
-    CPU time, on 2 cores that other jobs were loading at the same time; the SHNO runs
-    take about 85% of it. The SHNO main head is still gaining about 20 points per
-    epoch at the end of this budget while the LIF and ReLU variants have converged;
-    ``--epochs`` buys it more (the report's last column shows the gain).
+    CPU time, on 2 cores that other jobs were loading at the same time: 12.5 min for
+    the nine SHNO runs, 2 min for the one-time compile of the fused kernels. The SHNO
+    main head is still gaining about 20 points per epoch at the end of this budget
+    while the LIF and ReLU variants have converged; ``--epochs`` buys it more (the
+    report's last column shows the gain).
 
     Attributes:
         data: the data set and split.
