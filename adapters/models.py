@@ -261,7 +261,8 @@ class ModelConfig:
                 )
         nyquist = 0.5 / self.dt
         for name in ("mod_slow_freq", "mod_fast_freq"):
-            if not 0.0 <= getattr(self, name) <= nyquist:
+            amp = getattr(self, name.replace("freq", "amp"))
+            if amp > 0 and not 0.0 <= getattr(self, name) <= nyquist:
                 raise ValueError(
                     f"ModelConfig.{name} = {getattr(self, name)!r} Hz must lie in "
                     f"[0, {nyquist:.3g}] (the Nyquist limit 1 / (2 dt) of a drive held "

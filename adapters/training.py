@@ -531,11 +531,10 @@ def _train(
                 nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
             optimizer.step()
             b = len(y)
+            losses = torch.stack([loss, loss_main, loss_aux]).detach()
             sums += torch.tensor(
                 [
-                    float(loss) * b,
-                    float(loss_main) * b,
-                    float(loss_aux) * b,
+                    *(losses.double().cpu() * b).tolist(),
                     float((o.logits.argmax(1) == y).sum()),
                     float((o.aux_logits.argmax(1) == y).sum()),
                     b,
@@ -543,7 +542,7 @@ def _train(
                 ],
                 dtype=torch.float64,
             )
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{float(losses[0]):.3f}")
         bar.close()
         scheduler.step()
         sums = _all_sum(sums, d)

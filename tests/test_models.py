@@ -76,7 +76,7 @@ def test_mapping_learnable_flags():
     "changes, match",
     [
         ({"framework": "jax"}, "framework"),
-        ({"mod_fast_freq": 6e9}, "Nyquist"),
+        ({"mod_fast_amp": 0.1, "mod_fast_freq": 6e9}, "Nyquist"),
         ({"spread_ms": 0.6}, "spread_ms"),
         ({"j_max": -1.0}, "j_max"),
         ({"preset": "nope"}, "preset"),
