@@ -187,7 +187,9 @@ def plot_drive(
     ax.errorbar(idx, j_mean.detach().cpu().numpy(), yerr=yerr, fmt="o", ms=3, lw=0.8)
     ax.axhline(j_c, color="C3", ls="--", label=f"j_c = {j_c:.3g} A/m^2")
     ax.axhline(j_max, color="k", ls=":", label=f"device limit {j_max:.3g} A/m^2")
-    ax.axhline(-j_max, color="k", ls=":")
+    low = j_mean - (j_std if j_std is not None else 0.0)
+    if bool((low < 0).any()):
+        ax.axhline(-j_max, color="k", ls=":")
     ax.set_xlabel("Neuron")
     ax.set_ylabel("Current density (A/m^2)")
     ax.legend(fontsize="small")
@@ -337,6 +339,10 @@ def write_run_figures(
         plotting.plot_readout(
             r, threshold=threshold, spikes=s, t=t, neurons=range(len(active)), ax=ax
         )
+        # plot_readout names the lines by column; give them the layer's indices.
+        handles, labels = ax.get_legend_handles_labels()
+        names = {f"neuron {i}": f"neuron {n}" for i, n in enumerate(active)}
+        ax.legend(handles, [names.get(t, t) for t in labels], fontsize="small")
         step_t = (np.arange(mc.steps) + 1) * mc.dt * 1e9
         for i, n in enumerate(active):
             ax.plot(step_t, trace[:, 0, n].numpy(), "o", ms=3, color=f"C{i}")

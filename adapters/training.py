@@ -7,7 +7,8 @@ writes a run directory::
     OUT/config.json          resolved configuration (every default filled in)
     OUT/metrics.csv, .json   one row per epoch: losses and accuracies of both heads,
                              spikes per neuron per sample, learning rate, time
-    OUT/summary.json         final test metrics, wall time, world size
+    OUT/summary.json         final test metrics, wall time of the call that
+                             finished the run, world size
     OUT/checkpoints/last.pt  model, optimizer, scheduler, RNG states, epoch, history
     OUT/checkpoints/best.pt  the epoch with the best main-head test accuracy
     OUT/figures/*.png        written by :mod:`shno_neurons.adapters.figures`
@@ -95,7 +96,7 @@ class TrainConfig:
         figure_samples: test images shown in the raster and readout figures.
     """
 
-    epochs: int = 10
+    epochs: int = 8
     batch_size: int = 64
     eval_batch_size: int = 200
     lr: float = 5e-3
@@ -386,7 +387,7 @@ def _write_metrics(out: Path, history: list[dict[str, float]]) -> None:
 
 
 def train(
-    config: RunConfig,
+    config: RunConfig | None,
     out: str | Path,
     *,
     resume: bool = False,
@@ -398,8 +399,9 @@ def train(
     """Train the classifier ``config`` describes and write the run directory ``out``.
 
     Args:
-        config: the run's settings; ignored when resuming (the run's own
-            ``config.json`` is used, so the result matches the uninterrupted run).
+        config: the run's settings; ignored (may be ``None``) when resuming: the
+            checkpoint's own configuration is used, so the result matches the
+            uninterrupted run.
         out: run directory (created).
         resume: continue from ``out/checkpoints/last.pt``.
         stop_after: stop after this many epochs of this call, as an interruption
