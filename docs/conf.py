@@ -37,6 +37,9 @@ autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
+# Attributes sections as field lists: autodoc already documents NamedTuple fields, and
+# attribute directives would describe them twice (duplicate-object warnings).
+napoleon_use_ivar = True
 # Type aliases in signatures (torch.Tensor, numpy arrays) are not cross-referenced
 # from these docs; suppress the unresolved-reference noise only.
 nitpicky = False
@@ -51,5 +54,36 @@ def _make_figures(app) -> None:
     make_figures.main(HERE / "_static" / "figures")
 
 
+def _resolve_reexport(app, env, node, contnode):
+    """Link ``shno_neurons.X`` (a package-level re-export) to where X is documented.
+
+    The API page documents every name in its defining module; docstrings and pages
+    also write the short, importable form (``shno_neurons.SHNOParameters``).
+    """
+    target = node.get("reftarget", "")
+    if node.get("refdomain") != "py" or not target.startswith("shno_neurons."):
+        return None
+    import importlib
+
+    module_name, _, name = target.rpartition(".")
+    try:
+        obj = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError):
+        return None
+    home = getattr(obj, "__module__", None)
+    if not home or home == module_name or not hasattr(obj, "__qualname__"):
+        return None
+    return env.get_domain("py").resolve_xref(
+        env,
+        node["refdoc"],
+        app.builder,
+        node["reftype"],
+        f"{home}.{obj.__qualname__}",
+        node,
+        contnode,
+    )
+
+
 def setup(app) -> None:
     app.connect("builder-inited", _make_figures)
+    app.connect("missing-reference", _resolve_reexport)

@@ -284,9 +284,11 @@ class SHNO(SNN):
         >>> layer = SHNO(scale=3e12)
         >>> z, s = layer(torch.ones(10, 5, 2))   # z: (10, 5, 2)
 
+    Takes the arguments of :class:`SHNOCell` (``p``, ``neuron``, ``dt``, ``method``,
+    ``alpha``, ``scale``, ``learn_threshold``, ``learn_j_bias``, ``learn_scale``,
+    ``current_unit``) and one more.
+
     Args:
-        p, neuron, dt, method, alpha, scale, learn_threshold, learn_j_bias,
-            learn_scale, current_unit: as for :class:`SHNOCell`.
         record_states: return the state of every step instead of the last one.
     """
 

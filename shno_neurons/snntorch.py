@@ -142,14 +142,14 @@ class SHNO(SpikingNeuron):
         scale: the scale in A/m^2 per input unit, or None (read-only, from ``gain``).
         m, armed: the hidden state (None after a reset).
 
-    Inputs: input_, state
+    Inputs: ``input_``, ``state``
         - **input_** of shape ``(batch, ...)``: currents (A/m^2, or input units with
           ``scale``), float32 or float64.
         - **state** (optional): an :class:`~shno_neurons.functional.SHNOState` from a
           previous call; None continues from the hidden state (the rest state after
           a reset). Passing a state with ``init_hidden=True`` is a TypeError.
 
-    Outputs: spk, state
+    Outputs: ``spk``, ``state``
         - **spk** of the input's shape and the state's dtype: 0 or
           ``graded_spikes_factor``.
         - **state**: the new :class:`~shno_neurons.functional.SHNOState`, ``m`` of
