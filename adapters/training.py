@@ -10,7 +10,9 @@ writes a run directory::
     OUT/summary.json         final test metrics, wall time of the call that
                              finished the run, world size
     OUT/checkpoints/last.pt  model, optimizer, scheduler, RNG states, epoch, history
-    OUT/checkpoints/best.pt  the epoch with the best main-head test accuracy
+    OUT/checkpoints/best.pt  the epoch with the best main-head test accuracy (there
+                             is no separate validation split, so the numbers to
+                             quote are the last epoch's, in summary.json)
     OUT/figures/*.png        written by :mod:`shno_neurons.adapters.figures`
 
 Loss: ``w_main * CE(main logits) + w_aux * CE(aux logits)`` with
@@ -370,6 +372,8 @@ def load_checkpoint(
             f"checkpoint {str(path)!r} does not exist; pass a .pt file written by "
             "'shno-neurons train' or its run directory."
         )
+    # weights_only=False: the checkpoint also holds the RNG states (NumPy's is not a
+    # tensor). Load only checkpoints you trust, as with any pickle.
     ckpt = torch.load(path, map_location=device, weights_only=False)
     config = RunConfig.from_dict(ckpt["config"])
     model = build_model(config.model).to(device)
