@@ -410,7 +410,9 @@ def _physical_figure(
     spread = {
         k: getattr(p, k)
         for k in ("ms", "alpha", "theta_sh", "h_k")
-        if isinstance(getattr(p, k), Tensor) and getattr(p, k).numel() > 1
+        if isinstance(getattr(p, k), Tensor)
+        and getattr(p, k).numel() > 1
+        and bool((getattr(p, k) != 0).any())
     }
     ncols = 3 if spread else 2
     fig, axes = plt.subplots(1, ncols, figsize=(5 * ncols, 3.8))

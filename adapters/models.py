@@ -42,6 +42,7 @@ import dataclasses
 import functools
 import importlib
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -306,6 +307,15 @@ def device_parameters(config: ModelConfig) -> tuple[SHNOParameters, SHNOParamete
     """
     nominal = presets.PRESETS[config.preset]
     layer = nominal.replace(temperature=float(config.temperature))
+    idle = [k for k in config.spread if nominal._scalar(k) == 0.0]
+    if idle:
+        warnings.warn(
+            f"device spread of {idle} has no effect: preset {config.preset!r} has "
+            f"{', '.join(f'{k} = 0' for k in idle)} (a relative spread of zero is "
+            "zero).",
+            UserWarning,
+            stacklevel=2,
+        )
     if config.spread:
         gen = torch.Generator().manual_seed(int(config.device_seed))
         layer = with_device_spread(layer, config.n_neurons, config.spread, gen)

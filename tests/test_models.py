@@ -180,6 +180,11 @@ def test_device_spread_is_drawn_once_from_the_seed():
     assert out.trace[-1, 0].unique().numel() > 1
 
 
+def test_spread_of_a_zero_field_warns():
+    with pytest.warns(UserWarning, match=r"\['h_k'\] has no effect"):
+        models.device_parameters(ModelConfig(spread_h_k=0.1, **SMALL))
+
+
 def test_thermal_noise_changes_with_the_global_seed():
     cfg = ModelConfig(temperature=300.0, **SMALL)
     block = models.BLOCKS["shno"](cfg)
