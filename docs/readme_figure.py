@@ -3,8 +3,8 @@
 Left: one SHNO neuron of the hybrid classifier's spiking layer (Set A, NiFe/Pt) driven
 at 3 j_c from rest, its readout m_y resolved at every 4 ps integrator substep by
 :func:`shno_neurons.adapters.figures.fine_readout`: the precession grows under the
-antidamping torque, crosses the threshold (a spike) and the ``subtract`` reset rotates
-m back toward rest. Right: spike rate against constant drive for the SHNO and for
+antidamping torque, crosses the threshold (a spike) and the ``zero`` reset puts m
+back at rest. Right: spike rate against constant drive for the SHNO and for
 snnTorch's ``Leaky`` and Norse's ``LIFCell``, each in units of its own rheobase
 (:func:`shno_neurons.adapters.functional_compare.fi_curves`, 200 steps per drive).
 
@@ -34,7 +34,9 @@ def main(out: Path) -> None:
     torch.manual_seed(0)
     # The classifier's spiking layer as built for training; a zero feature maps to
     # the initial bias, 3 j_c.
-    config = ModelConfig(n_neurons=1, hidden=(4,), head_hidden=2, steps=30)
+    config = ModelConfig(
+        n_neurons=1, hidden=(4,), head_hidden=2, steps=30, reset="zero"
+    )
     block = build_model(config).block
     t, readout, spikes = fine_readout(block, torch.zeros(1), [0])
 
