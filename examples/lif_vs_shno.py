@@ -20,7 +20,7 @@ step; the SHNO's m_y oscillates at 8 GHz within a 0.1 ns step, so its per-step s
 look ragged and a spike (a crossing at any substep) can sit between two samples below
 the threshold. ``docs/readme_figure.py`` draws the same neuron at substep resolution.
 
-Run:  python examples/lif_vs_shno.py          (about 20 s on a laptop CPU)
+Run:  python examples/lif_vs_shno.py          (about 10 s on a laptop CPU)
       python examples/lif_vs_shno.py --quick  (a smoke test)
 """
 
