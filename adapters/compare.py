@@ -650,9 +650,6 @@ def write_figures(
     results: dict[str, Any], rasters: dict[str, Tensor], out: str | Path
 ) -> list[Path]:
     """Accuracy curves, side-by-side rasters, accuracy bars and energy; their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 

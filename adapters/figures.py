@@ -4,7 +4,7 @@ Each ``plot_*`` function takes ``ax=None``, draws on that axes (pyplot's current
 when ``None``), returns it and moves tensors to the CPU first; the spike raster and the
 readout traces go through :mod:`shno_neurons.adapters.plotting` (snnTorch's and Norse's
 own raster functions). :func:`write_run_figures` writes the PNG set of a run directory
-with matplotlib's Agg backend:
+(the command line selects matplotlib's Agg backend; a notebook keeps its own):
 
 =====================  ===========================================================
 ``raster.png``         spikes of the SHNO layer for a few test images
@@ -26,18 +26,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from torch import Tensor
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from .. import functional, llgs  # noqa: E402
-from . import plotting  # noqa: E402
+from .. import functional, llgs
+from . import plotting
 
 __all__ = [
     "plot_accuracy",

@@ -55,7 +55,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .data import DataConfig, DataSplit, as_dataset, load_data
 from .models import HybridClassifier, ModelConfig, build_model

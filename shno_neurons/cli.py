@@ -293,6 +293,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.log_level)
+    # A command line draws figures to files only: select the non-interactive backend
+    # unless the user chose one (library modules never switch backends themselves).
+    if "matplotlib.pyplot" not in sys.modules:
+        os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         if args.command == "train":
             return _cmd_train(args)
