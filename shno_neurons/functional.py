@@ -382,41 +382,15 @@ def shno_step(
     rearm = _rearm_level(threshold, neuron.hysteresis)
     noisy = llgs._is_noisy(p)
 
-    # Substeps: integrate and watch for crossings.
+    # Substeps: integrate and watch for crossings (fused kernel or the reference).
     if neuron.backend == "fused":
-        from . import fused
-
-        m, armed, fired, u = fused.substeps(
-            m,
-            state.armed,
-            j,
-            c,
-            n_sub,
-            h,
-            method,
-            axis,
-            quadratic,
-            threshold,
-            rearm,
-            noisy,
-            generator,
-        )
+        from .fused import substeps
     else:
-        m, armed, fired, u = _substeps_eager(
-            m,
-            state.armed,
-            j,
-            c,
-            n_sub,
-            h,
-            method,
-            axis,
-            quadratic,
-            threshold,
-            rearm,
-            noisy,
-            generator,
-        )
+        substeps = _substeps_eager
+    m, armed, fired, u = substeps(
+        m, state.armed, j, c, n_sub, h, method, axis, quadratic, threshold, rearm,
+        noisy, generator,
+    )  # fmt: skip
 
     # Spike with a surrogate gradient on the readout margin.
     surrogate = (
