@@ -277,18 +277,24 @@ def _open_block(m, hdl, pack, levels, first, lo, length, hh, st, par):
     """Copy neurons ``lo:lo+length`` into the block scratch and derive coefficients.
 
     Slots past ``length`` repeat the last neuron, so the compute loops run a constant
-    trip count on finite numbers.
+    trip count on finite numbers. Pack and level rows advance with the neuron and wrap
+    (an integer division per neuron would cost more than the coefficients).
     """
     q_n = pack.shape[0]
     t_n = levels.shape[0]
+    q = (first + lo) % q_n
+    t = (first + lo) % t_n
     for i in range(_BK):
-        g = lo + min(i, length - 1)
+        g = lo + (i if i < length else length - 1)
         st[0, i] = m[g, 0]
         st[1, i] = m[g, 1]
         st[2, i] = m[g, 2]
-        _derive(pack, (first + g) % q_n, hdl[g], hh, par, i)
-        par[17, i] = levels[(first + g) % t_n, 0]
-        par[18, i] = levels[(first + g) % t_n, 1]
+        _derive(pack, q, hdl[g], hh, par, i)
+        par[17, i] = levels[t, 0]
+        par[18, i] = levels[t, 1]
+        if i < length - 1:
+            q = q + 1 if q + 1 < q_n else 0
+            t = t + 1 if t + 1 < t_n else 0
 
 
 @njit(**_INLINE)
@@ -297,7 +303,7 @@ def _open_forward(m, armed, hdl, pack, levels, first, lo, hh, st, par):
     length = min(m.shape[0], lo + _BK) - lo
     _open_block(m, hdl, pack, levels, first, lo, length, hh, st, par)
     for i in range(_BK):
-        st[3, i] = armed[lo + min(i, length - 1)]
+        st[3, i] = armed[lo + (i if i < length else length - 1)]
         st[4, i] = 0.0
         st[5, i] = -np.inf
     return length
@@ -433,7 +439,7 @@ def _record(buf, s, wk, par, i, vx, vy, vz, quadratic):
 def _open_reverse(wk, g_m, g_u, lo, length):
     """Seed the adjoint with the incoming gradients; zero the accumulators."""
     for i in range(_BK):
-        g = lo + min(i, length - 1)
+        g = lo + (i if i < length else length - 1)
         wk[0, i] = g_m[g, 0]
         wk[1, i] = g_m[g, 1]
         wk[2, i] = g_m[g, 2]
@@ -575,12 +581,14 @@ def _close_backward(
     ``c2 = c1 alpha`` give ``gamma`` and ``alpha``.
     """
     q_n = pack.shape[0]
+    q = (first + lo) % q_n
     for i in range(length):
         g = lo + i
         g_m_in[g, 0] = wk[0, i]
         g_m_in[g, 1] = wk[1, i]
         g_m_in[g, 2] = wk[2, i]
-        q = (first + g) % q_n
+        if i > 0:
+            q = q + 1 if q + 1 < q_n else 0
         d = hdl[g]
         sx = pack[q, 10]
         sy = pack[q, 11]
