@@ -161,11 +161,7 @@ def test_gradient_reaches_encoder_through_spikes_only():
 
 
 def test_device_spread_is_drawn_once_from_the_seed():
-    # Eager backend: the fused kernel does not take per-neuron devices yet (its
-    # parameter pack mixes shared and per-neuron rows), see the report of this work.
-    cfg = ModelConfig(
-        spread_ms=0.05, spread_alpha=0.1, device_seed=7, backend="eager", **SMALL
-    )
+    cfg = ModelConfig(spread_ms=0.05, spread_alpha=0.1, device_seed=7, **SMALL)
     b1 = models.BLOCKS["shno"](cfg)
     b2 = models.BLOCKS["shno"](cfg)
     ms = b1.p.ms
