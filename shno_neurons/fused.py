@@ -169,9 +169,12 @@ def substeps(
     n = math.prod(shape)
     flat_m = m.expand(*shape, 3).reshape(n, 3).contiguous()
     flat_armed = armed.detach().expand(shape).reshape(n).contiguous()
-    flat_hdl = hdl.expand(*shape, 1).reshape(n).contiguous()
-    pack = _pack(coeffs, shape)
+    # The kernels take one dtype: the state's (a float64 current meeting a float32
+    # state would otherwise compile a mixed-type kernel).
+    flat_hdl = hdl.to(m.dtype).expand(*shape, 1).reshape(n).contiguous()
+    pack = _pack(tuple(t.to(m.dtype) for t in coeffs), shape)
     levels = _pack((threshold.detach()[..., None], rearm.detach()[..., None]), shape)
+    levels = levels.to(m.dtype)
 
     m_out, armed_out, fired, u = torch.ops.shno_neurons.substeps(
         flat_m,
