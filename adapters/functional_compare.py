@@ -27,11 +27,12 @@ threshold 0.5, 4 ps RK4 substeps): every model is silent below one rheobase. Abo
 it the LIF rates rise monotonically (Norse's ``LIFCell`` reaches one spike every other
 step at 6 to 10 rheobases, ``Leaky`` 0.45 per step at 10). The SHNO fires only after
 an onset delay that grows without bound as ``j`` approaches ``j_c`` (its growth rate
-is proportional to ``j - j_c``: 1 spike in 200 steps at 1.1 ``j_c``), peaks near 0.26
-spikes per 0.1 ns step (2.6 GHz) at 4 to 6 ``j_c`` and then falls again (0.01 per
-step at 8 ``j_c``) as the large-angle orbit of m moves away from the readout
-threshold: the macrospin's own nonlinearity (PHYSICS.md, operating point), which no
-LIF model has.
+is proportional to ``j - j_c``: 1 spike in 200 steps at 1.1 ``j_c``), reaches about
+0.26 spikes per 0.1 ns step (2.6 GHz) at 4 ``j_c`` and is irregular beyond: on a fine
+grid it jumps to about 0.7 per step near 5 to 5.5 ``j_c``, locks at 0.25 from about
+5.75 to 6.75 ``j_c`` and falls to 0.01 per step at 8 ``j_c``, as the large-angle orbit
+of m changes shape and moves away from the readout threshold: the macrospin's own
+nonlinearity (PHYSICS.md, operating point), which no LIF model has.
 """
 
 from __future__ import annotations
