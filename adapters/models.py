@@ -248,9 +248,10 @@ class ModelConfig:
                 f"ModelConfig.preset = {self.preset!r} is not one of "
                 f"{sorted(presets.PRESETS)}."
             )
-        if not (isinstance(self.dt, float | int) and 1e-13 <= self.dt <= 1e-7):
+        if not (isinstance(self.dt, float | int) and 1e-13 <= self.dt <= 1e-8):
             raise ValueError(
-                f"ModelConfig.dt = {self.dt!r} s must lie in [1e-13, 1e-7]; the "
+                f"ModelConfig.dt = {self.dt!r} s must lie in [1e-13, 1e-8] (the "
+                "neuron's own limit); the "
                 "default 1e-10 (0.1 ns) lets Set A spike within a few steps at 3 j_c."
             )
         if not (0.0 < self.j_max <= 1e14):

@@ -419,6 +419,7 @@ def train(
 
     Raises:
         FileNotFoundError: ``resume`` without a checkpoint in ``out``.
+        FileExistsError: a fresh run into an ``out`` that already holds one.
     """
     t_start = time.perf_counter()
     out = Path(out)
@@ -433,6 +434,12 @@ def train(
             )
         ckpt = torch.load(last, map_location="cpu", weights_only=False)
         config = RunConfig.from_dict(ckpt["config"])
+    elif (ckpt_dir / "last.pt").is_file():
+        raise FileExistsError(
+            f"{str(out)!r} already holds a run ({str(ckpt_dir / 'last.pt')!r}); "
+            "continue it with --resume (resume=True), or choose a new --out so that "
+            "its checkpoints, metrics and figures are not overwritten."
+        )
     tc = config.train
     d = _setup_distributed(tc.device)
     try:
@@ -550,13 +557,14 @@ def _train(
             )
             bar.set_postfix(loss=f"{float(losses[0]):.3f}")
         bar.close()
+        lr_epoch = optimizer.param_groups[0]["lr"]  # the rate this epoch trained at
         scheduler.step()
         sums = _all_sum(sums, d)
         n = sums[5].item()
         ev = evaluate(net, test_set, tc.eval_batch_size, device, d.rank, d.world)
         row = {
             "epoch": epoch + 1,
-            "lr": optimizer.param_groups[0]["lr"],
+            "lr": lr_epoch,
             "aux_weight": w_aux,
             "train_loss": sums[0].item() / n,
             "train_loss_main": sums[1].item() / n,

@@ -303,7 +303,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "evaluate":
             return _cmd_evaluate(args)
         return _cmd_compare(args)
-    except ValueError as err:
+    except (ValueError, FileExistsError, FileNotFoundError) as err:
         # Configuration errors carry their own explanation (argument, value, fix).
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Checkpoints are written at the end of each epoch; say how to continue.
+        out = getattr(args, "out", None)
+        hint = (
+            f" Continue from the last finished epoch with: shno-neurons train "
+            f"--out {out} --resume"
+            if args.command == "train" and out
+            else ""
+        )
+        print(f"interrupted.{hint}", file=sys.stderr)
+        return 130

@@ -289,6 +289,12 @@ def _validate_current(j: Tensor, state: SHNOState) -> None:
         raise TypeError(
             f"input_current must be a floating tensor (A/m^2), got dtype {j.dtype}."
         )
+    if state.m.dtype != j.dtype:
+        raise ValueError(
+            f"input_current has dtype {j.dtype} but state.m has dtype "
+            f"{state.m.dtype}; build the state with initial_state(..., dtype="
+            f"{j.dtype}) or cast the current with .to({state.m.dtype})."
+        )
     if state.m.shape != j.shape + (3,):
         raise ValueError(
             f"state.m has shape {tuple(state.m.shape)} but input_current has shape "

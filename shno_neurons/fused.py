@@ -293,6 +293,14 @@ def _substeps_op(
     from ._kernels_cpu import FORWARD
 
     kernel = FORWARD[method]
+    if not kernel.signatures:
+        # The first call in a fresh install compiles (numba, ~10 s); say so, so a
+        # first epoch that seems stuck at 0 % is explained.
+        _log.info(
+            "fused: loading the %s CPU kernels (the first use after install compiles "
+            "them with numba, about 10 s per dtype; cached afterwards)",
+            method,
+        )
     m_out = torch.empty_like(m)
     armed_out = torch.empty_like(armed)
     fired = torch.empty_like(armed)

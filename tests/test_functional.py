@@ -222,6 +222,12 @@ def test_wrongly_shaped_state_raises(set_a):
         shno_step(torch.zeros(4, 5), state, set_a)
 
 
+def test_mixed_dtypes_raise(set_a):
+    state = initial_state((4,), set_a, torch.float32)
+    with pytest.raises(ValueError, match=r"dtype torch\.float64 but state\.m"):
+        shno_step(torch.zeros(4, dtype=torch.float64), state, set_a)
+
+
 def test_huge_current_is_subdivided_or_raises(set_a):
     j = torch.tensor([1e16, 0.0], dtype=F64)
     state = initial_state(j.shape, set_a, F64)

@@ -143,6 +143,22 @@ def test_resume_without_checkpoint_says_so(tmp_path):
         train(None, tmp_path, resume=True)
 
 
+def test_a_finished_run_is_not_overwritten(tmp_path):
+    cfg = _config(per_class=4, epochs=1, batch_size=8)
+    train(cfg, tmp_path, progress=False, stop_after=1)
+    before = (tmp_path / "checkpoints" / "last.pt").read_bytes()
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(cfg, tmp_path, progress=False)
+    assert (tmp_path / "checkpoints" / "last.pt").read_bytes() == before
+
+
+def test_history_logs_the_rate_each_epoch_trained_at(tmp_path):
+    cfg = _config(per_class=4, epochs=2, batch_size=8)
+    result = train(cfg, tmp_path, progress=False)
+    assert result.history[0]["lr"] == cfg.train.lr
+    assert result.history[1]["lr"] < cfg.train.lr
+
+
 def test_mismatched_classes_are_reported(tmp_path):
     cfg = _config(per_class=4)
     cfg.model.n_classes = 3
