@@ -248,6 +248,23 @@ class ModelConfig:
                 f"ModelConfig.preset = {self.preset!r} is not one of "
                 f"{sorted(presets.PRESETS)}."
             )
+        try:
+            presets.PRESETS[self.preset].threshold_current_density()
+        except ValueError:
+            usable = []
+            for name, preset in sorted(presets.PRESETS.items()):
+                try:
+                    preset.threshold_current_density()
+                    usable.append(name)
+                except ValueError:
+                    pass
+            raise ValueError(
+                f"ModelConfig.preset = {self.preset!r} has no closed-form threshold "
+                "current density j_c (its spin polarization is normal to m in the "
+                "plane), and the classifier's current mapping is expressed in units "
+                f"of j_c. Use one of {usable}, or build the model in Python with "
+                "your own current scale."
+            ) from None
         if not (isinstance(self.dt, float | int) and 1e-13 <= self.dt <= 1e-8):
             raise ValueError(
                 f"ModelConfig.dt = {self.dt!r} s must lie in [1e-13, 1e-8] (the "

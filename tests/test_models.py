@@ -176,6 +176,11 @@ def test_device_spread_is_drawn_once_from_the_seed():
     assert out.trace[-1, 0].unique().numel() > 1
 
 
+def test_a_preset_without_closed_form_threshold_is_refused():
+    with pytest.raises(ValueError, match="no closed-form threshold"):
+        ModelConfig(preset="cofeb_pt_inplane")
+
+
 def test_spread_of_a_zero_field_warns():
     with pytest.warns(UserWarning, match=r"\['h_k'\] has no effect"):
         models.device_parameters(ModelConfig(spread_h_k=0.1, **SMALL))
