@@ -24,6 +24,7 @@ import importlib
 import math
 import pickle
 import types
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -503,6 +504,30 @@ def _check_width(x: Tensor, name: str, shape: torch.Size) -> None:
         )
 
 
+#: Below this drive (A/m^2) no SHNO moves: thresholds are 1e10 to 3e12 A/m^2.
+_NEGLIGIBLE_DRIVE = 1e6
+
+
+def _warn_if_not_a_current_density(j: Tensor, j_bias: Tensor) -> None:
+    """Warn when an unscaled input looks like LIF-sized numbers, not A/m^2.
+
+    The usual slip when swapping a LIF layer for SHNO: ``Linear`` outputs of order 1
+    fed as current densities of 1 A/m^2, which leave every neuron silent forever.
+    """
+    if j.numel() == 0:
+        return
+    drive = float(j.detach().abs().max()) + float(j_bias.detach().abs().max())
+    if 0.0 < drive < _NEGLIGIBLE_DRIVE:
+        warnings.warn(
+            f"the input reaches at most {drive:.3g} A/m^2 with scale=None (inputs are "
+            "then current densities), far below any SHNO threshold (1e10 to 3e12 "
+            "A/m^2): the neurons will not spike. Pass scale=... (A/m^2 per input "
+            "unit, e.g. the device's threshold_current_density()) or feed A/m^2.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def run_step(
     x: Tensor,
     state: SHNOState,
@@ -537,6 +562,8 @@ def run_step(
     """
     dtype = x.dtype
     j = x * scale.to(dtype) if scale is not None else x
+    if scale is None and not torch.compiler.is_compiling():
+        _warn_if_not_a_current_density(j, j_bias)
     neuron = dataclasses.replace(
         settings,
         threshold=threshold.to(dtype),

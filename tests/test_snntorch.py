@@ -427,8 +427,16 @@ class TestSHNO:
         gc.collect()
         assert ref() is None
 
+    def test_lif_sized_inputs_without_scale_warn(self):
+        # The usual slip of a drop-in swap: Linear outputs of order 1 read as A/m^2.
+        net = nn.Sequential(nn.Linear(3, 3), SHNO(init_hidden=True, **FAST))
+        with pytest.warns(UserWarning, match="far below any SHNO threshold"):
+            net(torch.ones(2, 3))
+        SHNO(**FAST)(torch.zeros(2, 3))  # no drive at all: nothing to warn about
+        SHNO(**FAST)(torch.full((2, 3), 3 * JC))  # A/m^2: no warning
+
     def test_recursive_reset(self):
-        inner = nn.Sequential(nn.Linear(3, 3), SHNO(init_hidden=True, **FAST))
+        inner = nn.Sequential(nn.Linear(3, 3), SHNO(init_hidden=True, scale=JC, **FAST))
         net = nn.ModuleDict(
             {"block": inner, "leaky": snn.Leaky(beta=0.9, init_hidden=True)}
         )
@@ -445,7 +453,7 @@ class TestSHNO:
 
     def test_spikingjelly_reset_net_contract(self):
         # SpikingJelly's reset_net calls reset() on every module that has one.
-        net = nn.Sequential(nn.Linear(3, 3), SHNO(init_hidden=True, **FAST))
+        net = nn.Sequential(nn.Linear(3, 3), SHNO(init_hidden=True, scale=JC, **FAST))
         net(torch.ones(2, 3))
         for m in net.modules():
             if callable(getattr(m, "reset", None)):
@@ -454,7 +462,7 @@ class TestSHNO:
 
     def test_spikingjelly_reset_net(self):
         sj = pytest.importorskip("spikingjelly.activation_based.functional")
-        net = nn.Sequential(nn.Linear(3, 3), SHNO(init_hidden=True, **FAST))
+        net = nn.Sequential(nn.Linear(3, 3), SHNO(init_hidden=True, scale=JC, **FAST))
         net(torch.ones(2, 3))
         sj.reset_net(net)
         assert net[1].state is None
