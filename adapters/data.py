@@ -84,8 +84,8 @@ class DataConfig:
     """Which images to train and test on.
 
     Attributes:
-        dataset: ``"embedded"``, one of :data:`TORCHVISION_SETS`, or the path of an
-            image folder.
+        dataset: ``"embedded"``, one of :data:`TORCHVISION_SETS` (mnist,
+            fashionmnist, kmnist, emnist), or the path of an image folder.
         classes: class names or indices to keep, in label order; empty keeps all.
         root: folder of the torchvision data sets (``""``: :func:`default_root`).
         download: download a missing torchvision data set into ``root``.

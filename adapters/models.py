@@ -135,7 +135,8 @@ class ModelConfig:
         steps: network steps ``T``.
         dropout: dropout probability in the encoder and the main head.
         head_hidden: width of the main head's hidden layer.
-        preset: device preset name (:data:`shno_neurons.presets.PRESETS`).
+        preset: device preset name (:data:`shno_neurons.presets.PRESETS`):
+            nife_pt, w_cofeb_pma or easy_plane.
         dt: network step, s.
         dt_sub: integrator substep, s. Measured for Set A over 15 steps of 0.1 ns
             with the zero reset, at 96 drives from 0 to 9.5 j_c, against RK4 at

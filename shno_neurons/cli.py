@@ -48,7 +48,13 @@ def _attribute_help(cls: type) -> dict[str, str]:
             helps[current] += " " + line.strip()
         elif line.strip():
             current = None
-    return {k: v.replace("%", "%%").replace("``", "") for k, v in helps.items()}
+
+    # Plain text for a terminal: Sphinx roles (:func:`~a.b.name`) become ``name``.
+    def plain(text: str) -> str:
+        text = re.sub(r":\w+:`~?(?:[\w.]*\.)?([\w]+)`", r"\1", text)
+        return text.replace("%", "%%").replace("``", "")
+
+    return {k: plain(v) for k, v in helps.items()}
 
 
 def _parse_tuple(kind: type):
