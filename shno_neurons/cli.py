@@ -220,6 +220,18 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.out is None:
             raise SystemExit("--resume needs --out DIR, the interrupted run.")
+        given = [
+            "--" + key.split(".", 1)[1].replace("_", "-")
+            for key, value in vars(args).items()
+            if "." in key and value is not None
+        ] + (["--config"] if args.config else [])
+        if given:
+            raise ValueError(
+                f"--resume continues {str(out)!r} with the configuration saved in "
+                f"it, so {', '.join(given)} would be ignored. Drop them to resume, or "
+                f"start a new run from it: shno-neurons train --config "
+                f"{out / 'config.json'} {' '.join(given)} --out NEW_DIR."
+            )
         result = train(
             None, out, resume=True, stop_after=args.stop_after, progress=args.progress
         )

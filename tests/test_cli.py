@@ -155,6 +155,12 @@ def test_stop_and_resume_from_the_command_line(tmp_path, capsys):
         == 0
     )
     assert len(json.loads((out / "metrics.json").read_text())) == 1
+    # Options that the saved configuration would override are refused, not ignored.
+    assert main(["train", "--out", str(out), "--resume", "--epochs", "5"]) == 2
+    assert "--epochs would be ignored" in capsys.readouterr().err
+    # A fresh run into the same directory would overwrite it: refused too.
+    assert main(["train", "--out", str(out), "--no-progress", *FAST]) == 2
+    assert "already holds a run" in capsys.readouterr().err
     assert main(["train", "--out", str(out), "--resume", "--no-progress"]) == 0
     rows = json.loads((out / "metrics.json").read_text())
     assert [r["epoch"] for r in rows] == [1, 2, 3]
