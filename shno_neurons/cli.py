@@ -21,6 +21,7 @@ import dataclasses
 import json
 import logging
 import os
+import pickle
 import re
 import sys
 import time
@@ -269,6 +270,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         config, model, ckpt = load_checkpoint(args.checkpoint, device)
     except FileNotFoundError as err:
         raise SystemExit(f"error: {err}") from err
+    except pickle.UnpicklingError as err:
+        raise SystemExit(
+            f"error: {args.checkpoint!r} is not a checkpoint ({err}); pass a run "
+            "directory or its checkpoints/best.pt or last.pt."
+        ) from err
     if args.dataset is not None:
         config.data.dataset = args.dataset
     try:
