@@ -302,12 +302,14 @@ def _validate_current(j: Tensor, state: SHNOState) -> None:
             "Reset the neuron (or build the state with initial_state) when the batch "
             "size or layer width changes."
         )
+
+
+def _raise_non_finite(j: Tensor) -> None:
     bad = ~torch.isfinite(j.detach())
-    if bool(bad.any()):
-        raise ValueError(
-            f"input_current has {int(bad.sum())} non-finite entries (NaN or inf) "
-            f"out of {j.numel()}. Check the layer feeding the neuron."
-        )
+    raise ValueError(
+        f"input_current has {int(bad.sum())} non-finite entries (NaN or inf) "
+        f"out of {j.numel()}. Check the layer feeding the neuron."
+    )
 
 
 def _n_substeps(
@@ -317,7 +319,11 @@ def _n_substeps(
     n_sub = max(1, math.ceil(dt / neuron.dt_sub - 1e-9))
     if torch.compiler.is_compiling():
         return n_sub
+    # One reduction serves both checks: a NaN or inf anywhere makes the maximum
+    # non-finite.
     j_max = float(j.detach().abs().max()) if j.numel() else 0.0
+    if not math.isfinite(j_max):
+        _raise_non_finite(j)
     phase = p.max_field(j_max) * llgs._max_gamma(p) * dt / n_sub
     limit = llgs.substep_limit(method)
     if phase <= limit:
