@@ -25,11 +25,16 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-import cmtj
 import numpy as np
 import torch
 from _common import machine, markdown_table, print_machine, timeit, write
+
+# The cmtj driver is shared with tests/test_cmtj.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from cmtj_reference import cmtj_trajectory  # noqa: E402
 
 from shno_neurons import fused, llgs, presets
 from shno_neurons.constants import CMTJ_GAMMA0, MU0
@@ -48,34 +53,7 @@ def device():
 
 def run_cmtj(p, j, m0, t_end=T_END):
     """cmtj on device ``p`` at current density ``j``: log times and m."""
-    mu0_cmtj = cmtj.constants.PhysicalConstants.magnetic_permeability()
-    ms_tesla = mu0_cmtj * p.ms
-    a_dl = p.h_dl_per_j()
-    demag = [cmtj.CVector(*row) for row in np.diag(p.demag)]
-    layer = cmtj.Layer.createSOTLayer(
-        "free",
-        cmtj.CVector(*m0),
-        cmtj.CVector(*p.easy_axis),
-        ms_tesla,
-        p.t_fm,
-        p.volume / p.t_fm,
-        demag,
-        damping=p.alpha,
-        fieldLikeTorque=p.beta_fl * a_dl,
-        dampingLikeTorque=a_dl,
-    )
-    layer.setReferenceLayer(cmtj.CVector(*p.sigma))
-    junction = cmtj.Junction([layer])
-    constant = cmtj.ScalarDriver.getConstantDriver
-    junction.setLayerExternalFieldDriver(
-        "all", cmtj.AxialDriver(*[constant(h) for h in p.h_ext])
-    )
-    junction.setLayerAnisotropyDriver("free", constant(p.h_k * ms_tesla / 2))
-    junction.setLayerCurrentDriver("free", constant(j))
-    junction.runSimulation(t_end, DT, LOG_EVERY)
-    log = junction.getLog()
-    m = np.stack([log["free_mx"], log["free_my"], log["free_mz"]], axis=-1)
-    return np.asarray(log["time"]), m
+    return cmtj_trajectory(p, j, m0, t_end, DT, LOG_EVERY)
 
 
 def run_fused(p, j, m0, n_sub):

@@ -37,6 +37,7 @@ from shno_neurons import llgs, presets
 from shno_neurons.constants import CMTJ_GAMMA0, MU0
 
 cmtj = pytest.importorskip("cmtj")
+from cmtj_reference import cmtj_trajectory  # noqa: E402
 
 CASES = {
     # Set A above threshold with an easy axis and a field-like torque.
@@ -61,41 +62,9 @@ CASES = {
 }
 
 
-def _cmtj_trajectory(p, j, m0, t_end, dt):
-    """Run cmtj on the device ``p`` at current density ``j``; return (t, m)."""
-    mu0_cmtj = cmtj.constants.PhysicalConstants.magnetic_permeability()
-    ms_tesla = mu0_cmtj * p.ms
-    a_dl = p.h_dl_per_j()
-    demag = [cmtj.CVector(*row) for row in np.diag(p.demag)]
-    layer = cmtj.Layer.createSOTLayer(
-        "free",
-        cmtj.CVector(*m0),
-        cmtj.CVector(*p.easy_axis),
-        ms_tesla,
-        p.t_fm,
-        p.volume / p.t_fm,
-        demag,
-        damping=p.alpha,
-        fieldLikeTorque=p.beta_fl * a_dl,
-        dampingLikeTorque=a_dl,
-    )
-    layer.setReferenceLayer(cmtj.CVector(*p.sigma))
-    junction = cmtj.Junction([layer])
-    constant = cmtj.ScalarDriver.getConstantDriver
-    junction.setLayerExternalFieldDriver(
-        "all", cmtj.AxialDriver(*[constant(h) for h in p.h_ext])
-    )
-    junction.setLayerAnisotropyDriver("free", constant(p.h_k * ms_tesla / 2))
-    junction.setLayerCurrentDriver("free", constant(j))  # H_DL = a_DL * j
-    junction.runSimulation(t_end, dt, dt)
-    log = junction.getLog()
-    m = np.stack([log["free_mx"], log["free_my"], log["free_mz"]], axis=-1)
-    return np.asarray(log["time"]), m
-
-
 def _difference(p, j, m0, t_end, dt):
     """Largest difference between cmtj's and our trajectory, and cmtj's last m."""
-    t_ref, m_ref = _cmtj_trajectory(p, j, m0, t_end, dt)
+    t_ref, m_ref = cmtj_trajectory(p, j, m0, t_end, dt)
     _, m = llgs.simulate(torch.tensor(m0), j, p, t_end, dt, method="rk4")
     m = m.numpy()
     # The entry stamped t holds m(t + dt): compare with our sample one step later.
