@@ -221,6 +221,24 @@ def register_currents(
     register_quantity(module, "gain", _per_unit(scale, unit), learn_scale, "scale")
 
 
+class CurrentQuantities:
+    """``j_bias`` and ``scale`` in A/m^2, read back from :func:`register_currents`.
+
+    Mixed into a module that holds ``bias`` and ``gain`` (units of its device's
+    ``current_unit``) and its :class:`DeviceParameters` as ``params``.
+    """
+
+    @property
+    def j_bias(self) -> Tensor:
+        """Bias current density, A/m^2 (float64), shape ``()`` or ``(N,)``."""
+        return self.bias * self.params.current_unit
+
+    @property
+    def scale(self) -> Tensor | None:
+        """Current density per input unit, A/m^2 (float64), or None."""
+        return None if self.gain is None else self.gain * self.params.current_unit
+
+
 def _per_unit(value: float | Tensor | None, unit: float) -> float | Tensor | None:
     if value is None:
         return None

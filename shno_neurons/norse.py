@@ -37,6 +37,7 @@ from torch import Tensor, nn
 
 from . import llgs
 from ._frontend import (
+    CurrentQuantities,
     DeviceParameters,
     check_dt,
     check_input,
@@ -59,7 +60,7 @@ __all__ = ["SHNOCell", "SHNO", "SHNOCellParameters", "shno_feed_forward_step"]
 NORSE_METHODS = ("super", "tanh", "triangle", "circ", "heavi_erfc", "heaviside")
 
 
-class SHNOCellParameters(nn.Module):
+class SHNOCellParameters(CurrentQuantities, nn.Module):
     """Everything :func:`shno_feed_forward_step` needs, as a module (Norse's ``p``).
 
     Args:
@@ -121,16 +122,6 @@ class SHNOCellParameters(nn.Module):
         self.method = method if isinstance(method, str) else "callable"
         self.alpha = float(alpha)
         self.settings = neuron
-
-    @property
-    def j_bias(self) -> Tensor:
-        """Bias current density, A/m^2 (float64), shape ``()`` or ``(N,)``."""
-        return self.bias * self.params.current_unit
-
-    @property
-    def scale(self) -> Tensor | None:
-        """Current density per input unit, A/m^2 (float64), or None."""
-        return None if self.gain is None else self.gain * self.params.current_unit
 
     def extra_repr(self) -> str:
         return (

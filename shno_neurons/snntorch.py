@@ -50,6 +50,7 @@ from torch import Tensor
 
 from . import llgs
 from ._frontend import (
+    CurrentQuantities,
     DeviceParameters,
     check_dt,
     check_input,
@@ -69,7 +70,7 @@ from .presets import NIFE_PT
 __all__ = ["SHNO"]
 
 
-class SHNO(SpikingNeuron):
+class SHNO(CurrentQuantities, SpikingNeuron):
     r"""A layer of spin Hall nano-oscillator neurons with snnTorch's interface.
 
     Every element of the input drives one macrospin (equation in
@@ -292,16 +293,6 @@ class SHNO(SpikingNeuron):
             j_bias=neuron.j_bias,
             **kwargs,
         )
-
-    @property
-    def j_bias(self) -> Tensor:
-        """Bias current density, A/m^2 (float64), shape ``()`` or ``(N,)``."""
-        return self.bias * self.params.current_unit
-
-    @property
-    def scale(self) -> Tensor | None:
-        """Current density per input unit, A/m^2 (float64), or None."""
-        return None if self.gain is None else self.gain * self.params.current_unit
 
     # ------------------------------------------------------------------ state
     @property
